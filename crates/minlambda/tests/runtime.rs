@@ -383,6 +383,7 @@ fn init_error_and_streaming_wire_format() {
         })
         .unwrap();
     assert_eq!(out, Outcome::Accepted);
+    drop(rt);
     let reqs = srv.requests();
     assert_eq!(reqs[0].path, "/2018-06-01/runtime/init/error");
     assert_eq!(
