@@ -374,19 +374,27 @@ impl Runtime {
             let reply = catch_unwind(AssertUnwindSafe(|| handler(&inv.body, &inv.context)))
                 .unwrap_or_else(|p| Reply::Err(panic_report(&*p)));
             drop(inv.body);
-            let sent = match &reply {
-                Reply::Ok(body, ct) => self.respond(&inv.context, body.as_ref(), ct),
-                Reply::Err(report) => self.report_error(&inv.context, report),
-            };
-            match sent {
-                Ok(Outcome::Accepted) => {}
-                Ok(Outcome::Rejected(status, msg)) => log(&format!(
-                    "the reply for {} was refused ({status}): {msg}",
-                    inv.context.request_id
-                )),
-                Err(e) => return e,
+            if let Err(e) = self.reply(&inv.context, &reply) {
+                return e;
             }
         }
+    }
+
+    /// Sends a handler's reply: the response, or the error report. A refused reply (4xx,
+    /// e.g. 413 for an oversized response) ends only this invocation: it is logged to stderr
+    /// and `Ok` is returned; anything else that fails is a protocol failure.
+    pub fn reply<B: AsRef<[u8]>>(&mut self, ctx: &Context, reply: &Reply<B>) -> Result<(), Error> {
+        let sent = match reply {
+            Reply::Ok(body, ct) => self.respond(ctx, body.as_ref(), ct),
+            Reply::Err(report) => self.report_error(ctx, report),
+        };
+        if let Outcome::Rejected(status, msg) = sent? {
+            log(&format!(
+                "the reply for {} was refused ({status}): {msg}",
+                ctx.request_id
+            ));
+        }
+        Ok(())
     }
 }
 
