@@ -1,0 +1,54 @@
+"""``python -m minlambda [HANDLER]``: the runtime inside Lambda, a drop-in for the official
+client's ``python -m awslambdaric HANDLER``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+USAGE = """\
+usage: python -m minlambda [HANDLER]
+
+Runs HANDLER (module.function, default $_HANDLER) as a Lambda function against
+$AWS_LAMBDA_RUNTIME_API.
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return
+    spec = args[0] if args else os.environ.get("_HANDLER", "")
+    if not spec:
+        sys.stderr.write("minlambda: no handler: pass module.function or set _HANDLER\n")
+        raise SystemExit(2)
+    if not os.environ.get("AWS_LAMBDA_RUNTIME_API"):
+        sys.stderr.write("minlambda: AWS_LAMBDA_RUNTIME_API is not set\n")
+        raise SystemExit(2)
+    run_runtime(spec)
+
+
+def run_runtime(spec: str) -> None:
+    """Load the handler (an init error goes to ``/runtime/init/error``) and serve it."""
+    from minlambda import _native
+    from minlambda._handler import InitError, load
+    from minlambda._log import log_error, setup_output
+    from minlambda._runtime import fail, run
+
+    setup_output()
+    try:
+        handler = load(spec)
+    except InitError as e:
+        log_error(e.error_type, e.message, e.trace)
+        try:
+            _native.init_error(e.error_type, e.message, e.trace)
+        except _native.RuntimeApiError as api:
+            fail(str(api))
+        raise SystemExit(1) from None
+    run(handler)
+
+
+if __name__ == "__main__":
+    main()
