@@ -42,6 +42,7 @@ def run_function(tmp_path: Path):
         handler: str = "app.handler",
         env: dict[str, str] | None = None,
         timeout: float = 60,
+        command: list[str] | None = None,
         **api_args,
     ) -> Run:
         (tmp_path / "app.py").write_text(textwrap.dedent(code))
@@ -49,7 +50,7 @@ def run_function(tmp_path: Path):
         api = RuntimeApi(evs, **api_args)
         with api:
             p = subprocess.run(
-                [sys.executable, "-m", "minlambda", handler],
+                command or [sys.executable, "-m", "minlambda", handler],
                 cwd=tmp_path,
                 env=clean_env(AWS_LAMBDA_RUNTIME_API=api.addr, **(env or {})),
                 capture_output=True,
@@ -59,3 +60,37 @@ def run_function(tmp_path: Path):
         return Run(p.returncode, p.stdout, p.stderr, api)
 
     return run
+
+
+@pytest.fixture
+def start_function(tmp_path: Path):
+    """Write ``code`` as app.py and start ``python -m minlambda app.handler`` against a
+    stand-in that holds ``/next`` open when its events run out; the test drives both and
+    the process is killed at the end if it still runs."""
+    started: list[tuple[subprocess.Popen, RuntimeApi]] = []
+
+    def start(
+        code: str,
+        events: list[Event] | None = None,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> tuple[subprocess.Popen, RuntimeApi]:
+        (tmp_path / "app.py").write_text(textwrap.dedent(code))
+        api = RuntimeApi(events or [], hold=True)
+        p = subprocess.Popen(
+            command or [sys.executable, "-m", "minlambda", "app.handler"],
+            cwd=tmp_path,
+            env=clean_env(AWS_LAMBDA_RUNTIME_API=api.addr, **(env or {})),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append((p, api))
+        return p, api
+
+    yield start
+    for p, api in started:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
+        api.close()

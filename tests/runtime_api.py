@@ -65,6 +65,13 @@ class RuntimeApi:
     def replies(self) -> list[Request]:
         return [r for r in self.requests if r.method == "POST"]
 
+    def wait_replies(self, n: int, timeout: float = 10) -> list[Request]:
+        """Wait until ``n`` replies have arrived; fails the test after ``timeout`` s."""
+        with self._cv:
+            if not self._cv.wait_for(lambda: len(self.replies) >= n, timeout):
+                raise AssertionError(f"{len(self.replies)} replies after {timeout} s, not {n}")
+            return self.replies
+
     def add(self, event: Event) -> None:
         with self._cv:
             self.events.append(event)
@@ -103,7 +110,9 @@ class RuntimeApi:
                 req = _read_request(f)
                 if req is None:
                     return
-                self.requests.append(req)
+                with self._cv:
+                    self.requests.append(req)
+                    self._cv.notify_all()
                 reply = self._answer(req)
                 if reply is None:
                     return

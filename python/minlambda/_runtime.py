@@ -37,6 +37,13 @@ def _serve(handler: Handler, *, raw: bool, with_context: bool) -> NoReturn:
         )
     except _native.RuntimeApiError as e:
         fail(str(e))
+    except KeyboardInterrupt:
+        sys.stderr.write("minlambda: interrupted\n")
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except BaseException as e:  # a handler's BaseException, already reported, or a signal's
+        fail(f"the function raised {type(e).__name__}: {e}")
     raise AssertionError("unreachable: serve() only returns by raising")
 
 
