@@ -189,3 +189,57 @@ def test_recursion_and_generators(run_function):
     assert gen["errorType"] == "Runtime.MarshalError"
     assert again["errorType"] == "RecursionError"
     assert json.dumps(deep)
+
+
+def test_json_edge_cases_both_ways(run_function):
+    code = """
+    import collections, math
+
+    def handler(event, context):
+        kind = event["kind"]
+        if kind == "echo":
+            return event
+        if kind == "floats":
+            return [0.1, 1e300, -0.0, 2.5e-300, math.nan, math.inf, 10**18, -(2**63), 2**64 - 1]
+        if kind == "ordered":
+            return collections.OrderedDict(b=1, a=2)
+        if kind == "bigint":
+            return 2**64
+        if kind == "surrogate":
+            return "\\ud800"
+        if kind == "cycle":
+            a = []
+            a.append(a)
+            return a
+        if kind == "deep":
+            x = []
+            for _ in range(200):
+                x = [x]
+            return {"deep": x, "t": (1, "two", None, True)}
+    """
+    text = 'é\u2028\u0000"\\\\/\ud83d\ude00'
+    events = [
+        json.dumps({"kind": "echo", "s": text, "n": [1, -2, 3.5, None, False, 2**63]}).encode(),
+        b'{"kind": "floats"}',
+        b'{"kind": "ordered"}',
+        b'{"kind": "bigint"}',
+        b'{"kind": "surrogate"}',
+        b'{"kind": "cycle"}',
+        b'{"kind": "deep"}',
+        b'{"kind": "echo", "bad": "\xff"}',
+        b'{"kind": "echo"} trailing',
+        b"",
+    ]
+    r = run_function(code, events)
+    assert_clean_end(r)
+    rep = r.api.replies
+    assert rep[0].json() == json.loads(events[0])
+    assert rep[1].json() == [0.1, 1e300, -0.0, 2.5e-300, None, None, 10**18, -(2**63), 2**64 - 1]
+    assert rep[2].body == b'{"b":1,"a":2}'
+    for i in (3, 4, 5):
+        assert rep[i].json()["errorType"] == "Runtime.MarshalError", rep[i].body
+    deep = rep[6].json()
+    assert deep["t"] == [1, "two", None, True]
+    for i in (7, 8, 9):
+        assert rep[i].json()["errorType"] == "Runtime.UnmarshalError", rep[i].body
+        assert rep[i].json()["errorMessage"].startswith("Unable to unmarshal input: ")

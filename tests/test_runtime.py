@@ -27,7 +27,7 @@ def test_echo_answers_every_invocation(run_function):
     replies = r.api.replies
     assert len(replies) == 5000
     assert len({x.path for x in replies}) == 5000
-    for ev, rep in zip(events, replies):
+    for ev, rep in zip(events, replies, strict=True):
         assert rep.path.endswith("/response")
         assert json.loads(rep.body) == json.loads(ev)
         assert rep.headers["content-type"] == "application/json"

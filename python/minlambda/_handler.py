@@ -6,8 +6,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class InitError(Exception):
@@ -49,7 +52,9 @@ def load(spec: str) -> Callable[..., Any]:
         raise InitError(
             "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
         ) from None
-    except Exception as e:
+    except Exception as e:  # the module raised: the official client's ImportModuleError
+        import traceback
+
         trace = traceback.format_list(traceback.extract_tb(e.__traceback__))
         raise InitError(
             "Runtime.ImportModuleError",

@@ -51,7 +51,6 @@ def serve(
     *,
     raw: bool,
     with_context: bool,
-    loads: Callable[[bytes], Any],
     dumps: Callable[[Any], bytes],
     on_error: Callable[[BaseException, str | None], tuple[str, str, list[str]]],
     make_identity: Callable[[str], Any],

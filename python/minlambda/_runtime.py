@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, NoReturn
 
 from minlambda import _native
 from minlambda._log import log_error, setup_output
 
-Handler = Callable[..., Any]
+TYPE_CHECKING = False  # typing costs ~20 ms of start-up: only type checkers import it
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
+    Handler = Callable[..., Any]
 
 
 def run(handler: Handler, *, raw: bool = False) -> NoReturn:
@@ -23,14 +27,12 @@ def run_ok(handler: Handler, *, raw: bool = False) -> NoReturn:
 
 def _serve(handler: Handler, *, raw: bool, with_context: bool) -> NoReturn:
     setup_output()
-    loads, dumps = _json()
     try:
         _native.serve(
             _sync(handler),
             raw=raw,
             with_context=with_context,
-            loads=loads,
-            dumps=dumps,
+            dumps=_orjson_dumps,
             on_error=error_report,
             make_identity=_identity,
             make_client_context=_client_context,
@@ -54,13 +56,14 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def _json() -> tuple[Callable[[bytes], Any], Callable[[Any], bytes]]:
-    import functools
-
+def _orjson_dumps(obj: Any) -> bytes:
+    """Encodes what the native encoder leaves to orjson (dataclasses, datetimes, numpy,
+    subclasses, non-str keys, ...); orjson is imported on the first such result only,
+    keeping it off the start-up path."""
     import orjson
 
     option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-    return orjson.loads, functools.partial(orjson.dumps, default=_default, option=option)
+    return orjson.dumps(obj, default=_default, option=option)
 
 
 def _default(obj: Any) -> Any:
@@ -75,10 +78,7 @@ def _default(obj: Any) -> Any:
 def _sync(handler: Handler) -> Handler:
     """An ``async def`` handler becomes a plain one that runs each call to completion on one
     event loop kept for the life of the process."""
-    import inspect
-
-    call = type(handler).__call__ if not inspect.isroutine(handler) else None
-    if not inspect.iscoroutinefunction(handler) and not inspect.iscoroutinefunction(call):
+    if not _is_async(handler):
         return handler
     import asyncio
 
@@ -89,6 +89,28 @@ def _sync(handler: Handler) -> Handler:
         return loop.run_until_complete(handler(*args))
 
     return run_async
+
+
+CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect (~10 ms)
+
+
+def _is_async(fn: Any) -> bool:
+    """``inspect.iscoroutinefunction`` for functions, methods, partials and objects with
+    an ``async def __call__``."""
+    while True:
+        if hasattr(fn, "func"):  # functools.partial
+            fn = fn.func
+        elif hasattr(fn, "__func__"):  # bound method
+            fn = fn.__func__
+        else:
+            break
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        call = next(
+            (c.__dict__["__call__"] for c in type(fn).__mro__ if "__call__" in c.__dict__), None
+        )
+        code = getattr(call, "__code__", None)
+    return bool(code is not None and code.co_flags & CO_COROUTINE)
 
 
 def error_report(exc: BaseException, error_type: str | None = None) -> tuple[str, str, list[str]]:

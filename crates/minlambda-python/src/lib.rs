@@ -7,11 +7,13 @@
 #![forbid(unsafe_code)]
 
 use minlambda::{Context as CoreContext, Env, ErrorReport, Invocation, Reply, Runtime};
-use pyo3::exceptions::{PyException, PyRuntimeError};
+use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 use std::io;
+
+mod json;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -121,7 +123,7 @@ struct Hooks {
     handler: Py<PyAny>,
     raw: bool,
     with_context: bool,
-    loads: Py<PyAny>,
+    /// Encodes what the Rust encoder does not (see `json`): orjson, imported on first use.
     dumps: Py<PyAny>,
     on_error: Py<PyAny>,
     make_identity: Py<PyAny>,
@@ -159,7 +161,7 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// (`SystemExit`, `KeyboardInterrupt`): that one is reported as the invocation's error
 /// first, then raised again.
 #[pyfunction]
-#[pyo3(signature = (handler, *, raw, with_context, loads, dumps, on_error, make_identity,
+#[pyo3(signature = (handler, *, raw, with_context, dumps, on_error, make_identity,
     make_client_context))]
 #[allow(clippy::too_many_arguments)]
 fn serve(
@@ -167,7 +169,6 @@ fn serve(
     handler: Py<PyAny>,
     raw: bool,
     with_context: bool,
-    loads: Py<PyAny>,
     dumps: Py<PyAny>,
     on_error: Py<PyAny>,
     make_identity: Py<PyAny>,
@@ -177,7 +178,6 @@ fn serve(
         handler,
         raw,
         with_context,
-        loads,
         dumps,
         on_error,
         make_identity,
@@ -228,13 +228,15 @@ fn invoke(
     if let Err(e) = set_trace_id(py, h, ctx, traced) {
         return (report(py, h, &e, None), None);
     }
-    let payload = PyBytes::new(py, &inv.body);
     let event = if h.raw {
-        payload.into_any()
+        PyBytes::new(py, &inv.body).into_any()
     } else {
-        match h.loads.bind(py).call1((payload,)) {
+        match json::loads(py, &inv.body) {
             Ok(ev) => ev,
-            Err(e) => return (report(py, h, &e, Some("Runtime.UnmarshalError")), None),
+            Err(msg) => {
+                let e = PyValueError::new_err(msg);
+                return (report(py, h, &e, Some("Runtime.UnmarshalError")), None);
+            }
         }
     };
     let result = if h.with_context {
@@ -256,11 +258,16 @@ fn invoke(
     let body = if h.raw {
         raw_body(&out)
     } else {
-        h.dumps
-            .bind(py)
-            .call1((out,))
-            .and_then(|b| b.extract::<PyBackedBytes>().map_err(PyErr::from))
-            .map(Body::Bytes)
+        let mut buf = Vec::with_capacity(256);
+        match json::dumps(&out, &mut buf) {
+            Ok(()) => Ok(Body::Owned(buf)),
+            Err(json::Unsupported) => h
+                .dumps
+                .bind(py)
+                .call1((out,))
+                .and_then(|b| b.extract::<PyBackedBytes>().map_err(PyErr::from))
+                .map(Body::Bytes),
+        }
     };
     match body {
         Ok(b) => (Reply::Ok(b, content_type(h.raw)), None),
