@@ -243,3 +243,45 @@ def test_json_edge_cases_both_ways(run_function):
     for i in (7, 8, 9):
         assert rep[i].json()["errorType"] == "Runtime.UnmarshalError", rep[i].body
         assert rep[i].json()["errorMessage"].startswith("Unable to unmarshal input: ")
+
+
+def test_big_events_oversized_results_megabyte_prints_and_threads(run_function):
+    code = """
+    import sys, threading, time
+
+    def handler(event, context):
+        kind = event["kind"]
+        if kind == "big":
+            return {"len": len(event["data"])}
+        if kind == "huge result":
+            return "x" * (7 << 20)
+        if kind == "print":
+            sys.stdout.write("y" * (5 << 20) + "\\n")
+            return "printed"
+        if kind == "thread":
+            threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+            return threading.active_count()
+    """
+
+    def lambda_limit(req):
+        if len(req.body) > 6 << 20:
+            return 413, b'{"errorMessage":"too large","errorType":"RequestEntityTooLarge"}'
+        return None
+
+    events = [
+        json.dumps({"kind": "big", "data": "z" * 6_000_000}).encode(),
+        b'{"kind": "huge result"}',
+        b'{"kind": "print"}',
+        b'{"kind": "thread"}',
+        b'{"kind": "thread"}',
+    ]
+    r = run_function(code, events, on_reply=lambda_limit)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and "was refused (413)" in lines[0], r.stderr
+    big, huge, printed, t1, t2 = r.api.replies
+    assert big.json() == {"len": 6_000_000}
+    assert len(huge.body) == (7 << 20) + 2
+    assert printed.json() == "printed"
+    assert "y" * (5 << 20) in r.stdout
+    assert t2.json() == t1.json() + 1
