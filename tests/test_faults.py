@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from conftest import REPO, clean_env
@@ -184,3 +185,32 @@ def test_stalled_server_is_waited_for_without_spinning(runtime):
 def cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+def test_request_ids_never_leave_their_path_segment(runtime):
+    ids = ["../../x", "a/b?c=d#e", "100%25", "é ü", "..", "a\tb"]
+
+    def script(i: int, head: bytes) -> Act | None:
+        if i >= 2 * len(ids):
+            return None
+        if i % 2:
+            return Act(ACCEPTED)
+        rid = ids[i // 2]
+        return Act(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nLambda-Runtime-Aws-Request-Id: "
+            + rid.encode()
+            + b"\r\n\r\n{}"
+        )
+
+    code, err, srv = run_script(runtime, script)
+    assert_one_line(code, err)
+    lines = [line for line, _ in replies(srv)]
+
+    assert len(lines) == len(ids)
+    for rid, line in zip(ids, lines, strict=True):
+        target = line.decode("ascii").split(" ")[1]
+        prefix, segment, suffix = target.rsplit("/", 2)
+        assert prefix == "/2018-06-01/runtime/invocation", target
+        assert suffix == "response"
+        assert all(c.isalnum() or c in "-_%" for c in segment), target
+        assert unquote(segment) == rid
