@@ -15,19 +15,15 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from conftest import REPO, clean_env
+from conftest import clean_env, rust_example
 from hostile import ACCEPTED, Act, Hostile, http, next_event
-
-ECHO_BIN = REPO / "target" / "debug" / "examples" / "echo"
 
 
 @pytest.fixture(params=["python", "rust"])
 def runtime(request, tmp_path: Path):
     """The command of a runtime that echoes its event."""
     if request.param == "rust":
-        if not ECHO_BIN.exists():
-            pytest.skip("the Rust echo example is built by `cargo test` (bash scripts/test)")
-        return [str(ECHO_BIN)], tmp_path
+        return [str(rust_example("echo"))], tmp_path
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return event\n")
     return [sys.executable, "-m", "minlambda", "app.handler"], tmp_path
 

@@ -1,31 +1,29 @@
 """``python -m minlambda [HANDLER]``: the runtime inside Lambda, a drop-in for the official
-client's ``python -m awslambdaric HANDLER``."""
+client's ``python -m awslambdaric HANDLER``; outside Lambda, and as ``minlambda
+serve|invoke|emulate``, the local emulator's command line (``minlambda._cli``)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-USAGE = """\
-usage: python -m minlambda [HANDLER]
-
-Runs HANDLER (module.function, default $_HANDLER) as a Lambda function against
-$AWS_LAMBDA_RUNTIME_API.
-"""
+SUBCOMMANDS = ("serve", "invoke", "emulate")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The command line."""
+    """The command line: inside Lambda (``$AWS_LAMBDA_RUNTIME_API`` set) ``python -m
+    minlambda [HANDLER]`` is the runtime; a subcommand, an option, or no Runtime API goes to
+    the local tools in ``minlambda._cli`` (loaded only then: the runtime starts without
+    argparse)."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("-h", "--help"):
-        sys.stdout.write(USAGE)
-        return
+    local = not os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if local or (args and (args[0] in SUBCOMMANDS or args[0].startswith("-"))):
+        from minlambda._cli import cli
+
+        raise SystemExit(cli(args))
     spec = args[0] if args else os.environ.get("_HANDLER", "")
     if not spec:
         sys.stderr.write("minlambda: no handler: pass module.function or set _HANDLER\n")
-        raise SystemExit(2)
-    if not os.environ.get("AWS_LAMBDA_RUNTIME_API"):
-        sys.stderr.write("minlambda: AWS_LAMBDA_RUNTIME_API is not set\n")
         raise SystemExit(2)
     run_runtime(spec)
 

@@ -63,3 +63,39 @@ def init_error(error_type: str, message: str, stack_trace: list[str]) -> None:
 
 def current_request_id() -> str:
     """The request id of the invocation in progress ("" before the first)."""
+
+class Emulator:
+    """A local Lambda emulator running ``command`` as the runtime (crates/minlambda-emulator).
+
+    Both ports are bound on construction (``OSError`` if one is taken, or if the command is
+    not found; ``ValueError`` for a bad ``listen`` or ``timeout``); the runtime starts on
+    the first invocation. ``timeout`` defaults to ``$AWS_LAMBDA_FUNCTION_TIMEOUT`` else
+    300 s, ``memory_mb`` to ``$AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` else 3008.
+    """
+
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        listen: str = "127.0.0.1:8080",
+        timeout: float | None = None,
+        memory_mb: int | None = None,
+        env: dict[str, str] | None = None,
+        handler: str | None = None,
+        runtime_stdout_to_stderr: bool = False,
+        log_reports: bool = True,
+    ) -> None: ...
+    @property
+    def address(self) -> str:
+        """The Invoke API's ``host:port``."""
+    @property
+    def url(self) -> str:
+        """The Invoke API's URL."""
+    def serve(self) -> None:
+        """Serve the Invoke API until a signal handler raises (Ctrl-C) or ``close()``."""
+    def invoke(
+        self, payload: bytes, headers: list[tuple[str, str]] | None = None
+    ) -> tuple[int, list[tuple[str, str]], bytes, str]:
+        """One invocation: ``(status, headers, body, report_line)``."""
+    def close(self) -> None:
+        """Stop serving and kill the runtime."""

@@ -6,6 +6,8 @@
 //! handlers, JSON options, logging and the command line belong to the Python package.
 #![forbid(unsafe_code)]
 
+mod emulator;
+
 use minlambda::{Context as CoreContext, Env, ErrorReport, Invocation, Reply, Runtime};
 use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -25,7 +27,7 @@ pyo3::create_exception!(
 );
 
 /// How often a blocked wait wakes to run the program's signal handlers.
-const SIGNAL_TICK: Duration = Duration::from_millis(50);
+pub(crate) const SIGNAL_TICK: Duration = Duration::from_millis(50);
 
 /// The request id of the invocation in progress, for log records.
 static CURRENT: Mutex<String> = Mutex::new(String::new());
@@ -391,6 +393,7 @@ fn current_request_id() -> String {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Context>()?;
+    m.add_class::<emulator::Emulator>()?;
     m.add_function(wrap_pyfunction!(serve, m)?)?;
     m.add_function(wrap_pyfunction!(init_error, m)?)?;
     m.add_function(wrap_pyfunction!(current_request_id, m)?)?;
