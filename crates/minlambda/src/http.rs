@@ -184,6 +184,10 @@ fn parse_header(line: &[u8]) -> io::Result<(&str, &str)> {
     if name.is_empty() || !name.bytes().all(is_token) {
         return Err(invalid(format!("bad header name: {name:?}")));
     }
+    // RFC 9110 5.5: a bare CR or a NUL in a value is invalid (and dangerous downstream).
+    if value.contains(['\r', '\0']) {
+        return Err(invalid(format!("bad header value for {name}")));
+    }
     Ok((name, value.trim_matches([' ', '\t'])))
 }
 
