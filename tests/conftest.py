@@ -133,12 +133,19 @@ class Served:
         self.host, port = host_port.rsplit(":", 1)
         self.port = int(port)
         self.path = "/" + self.url.split("/", 3)[3]
+        self.out: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        # the function's own output must be drained too, or a chatty function blocks
+        threading.Thread(target=self._read_out, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.proc.stderr:
             self.lines.append(line.decode(errors="replace"))
+
+    def _read_out(self) -> None:
+        for line in self.proc.stdout:
+            self.out.append(line.decode(errors="replace"))
 
     def invoke(
         self, body: bytes | str = b"{}", headers: dict[str, str] | None = None, timeout: float = 30
