@@ -285,3 +285,21 @@ def test_big_events_oversized_results_megabyte_prints_and_threads(run_function):
     assert printed.json() == "printed"
     assert "y" * (5 << 20) in r.stdout
     assert t2.json() == t1.json() + 1
+
+
+def test_gc_state_is_the_programs_own_around_large_events(run_function):
+    code = """
+    import gc
+
+    def handler(event, context):
+        enabled = gc.isenabled()
+        if event.get("disable"):
+            gc.disable()
+        return {"enabled": enabled, "keys": sorted(event)}
+    """
+    big = json.dumps({"pad": "p" * (1 << 20), "disable": False}).encode()
+    events = [big, b'{"disable": true}', big]
+    r = run_function(code, events)
+    assert_clean_end(r)
+    assert [x.json()["enabled"] for x in r.api.replies] == [True, True, False]
+    assert r.api.replies[0].json()["keys"] == ["disable", "pad"]

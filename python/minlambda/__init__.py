@@ -6,8 +6,6 @@ Importing this package is cheap: JSON and the handler machinery load only when a
 starts.
 """
 
-from __future__ import annotations
-
 from minlambda._native import Context, RuntimeApiError
 from minlambda._runtime import run, run_ok
 

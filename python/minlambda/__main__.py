@@ -2,8 +2,6 @@
 client's ``python -m awslambdaric HANDLER``; outside Lambda, and as ``minlambda
 serve|invoke|emulate``, the local emulator's command line (``minlambda._cli``)."""
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -1,8 +1,6 @@
 """Finding the handler named by ``module.function``, as the official client does, with its
 init error types."""
 
-from __future__ import annotations
-
 import importlib
 import os
 import sys
@@ -23,7 +21,7 @@ class InitError(Exception):
         self.trace = trace or []
 
 
-def load(spec: str) -> Callable[..., Any]:
+def load(spec: str) -> "Callable[..., Any]":
     """The callable named by ``spec``: ``module.function``, ``pkg.module.function`` or
     ``dir/module.function``, found from ``$LAMBDA_TASK_ROOT`` and the working directory."""
     for root in (os.getcwd(), os.environ.get("LAMBDA_TASK_ROOT")):

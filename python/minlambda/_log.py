@@ -1,8 +1,6 @@
 """Output as Lambda expects it: unbuffered lines, and log records that carry the request id
 (text by default, JSON lines when ``AWS_LAMBDA_LOG_FORMAT=JSON``)."""
 
-from __future__ import annotations
-
 import os
 import sys
 import time

@@ -1,13 +1,13 @@
 """The invocation loop's Python side: handler adaptation, JSON, error reports, logging."""
 
-from __future__ import annotations
-
 import sys
 
 from minlambda import _native
 from minlambda._log import log_error, setup_output
 
-TYPE_CHECKING = False  # typing costs ~20 ms of start-up: only type checkers import it
+# typing, and `from __future__ import annotations`, cost start-up time: type checkers
+# alone import these, and annotations naming them are strings.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, NoReturn
@@ -15,17 +15,17 @@ if TYPE_CHECKING:
     Handler = Callable[..., Any]
 
 
-def run(handler: Handler, *, raw: bool = False) -> NoReturn:
+def run(handler: "Handler", *, raw: bool = False) -> "NoReturn":
     """Serve ``handler(event, context)`` until the Runtime API goes away."""
     _serve(handler, raw=raw, with_context=True)
 
 
-def run_ok(handler: Handler, *, raw: bool = False) -> NoReturn:
+def run_ok(handler: "Handler", *, raw: bool = False) -> "NoReturn":
     """Serve ``handler(event)`` until the Runtime API goes away."""
     _serve(handler, raw=raw, with_context=False)
 
 
-def _serve(handler: Handler, *, raw: bool, with_context: bool) -> NoReturn:
+def _serve(handler: "Handler", *, raw: bool, with_context: bool) -> "NoReturn":
     setup_output()
     try:
         _native.serve(
@@ -49,14 +49,14 @@ def _serve(handler: Handler, *, raw: bool, with_context: bool) -> NoReturn:
     raise AssertionError("unreachable: serve() only returns by raising")
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str) -> "NoReturn":
     """End the process after a protocol failure: one line on stderr, exit status 1."""
     sys.stderr.write(f"minlambda: {message}\n")
     sys.stderr.flush()
     raise SystemExit(1)
 
 
-def _orjson_dumps(obj: Any) -> bytes:
+def _orjson_dumps(obj: "Any") -> bytes:
     """Encodes what the native encoder leaves to orjson (dataclasses, datetimes, numpy,
     subclasses, non-str keys, ...); orjson is imported on the first such result only,
     keeping it off the start-up path."""
@@ -66,7 +66,7 @@ def _orjson_dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, default=_default, option=option)
 
 
-def _default(obj: Any) -> Any:
+def _default(obj: "Any") -> "Any":
     """What orjson does not encode natively but the official client's encoder does."""
     import decimal
 
@@ -75,7 +75,7 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def _sync(handler: Handler) -> Handler:
+def _sync(handler: "Handler") -> "Handler":
     """An ``async def`` handler becomes a plain one that runs each call to completion on one
     event loop kept for the life of the process."""
     if not _is_async(handler):
@@ -85,7 +85,7 @@ def _sync(handler: Handler) -> Handler:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
-    def run_async(*args: Any) -> Any:
+    def run_async(*args: "Any") -> "Any":
         return loop.run_until_complete(handler(*args))
 
     return run_async
@@ -94,7 +94,7 @@ def _sync(handler: Handler) -> Handler:
 CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect (~10 ms)
 
 
-def _is_async(fn: Any) -> bool:
+def _is_async(fn: "Any") -> bool:
     """``inspect.iscoroutinefunction`` for functions, methods, partials and objects with
     an ``async def __call__``."""
     while True:
@@ -131,7 +131,7 @@ def error_report(exc: BaseException, error_type: str | None = None) -> tuple[str
 
 
 class _Object:
-    def __init__(self, **fields: Any) -> None:
+    def __init__(self, **fields: "Any") -> None:
         self.__dict__.update(fields)
 
     def __repr__(self) -> str:

@@ -131,6 +131,7 @@ struct Hooks {
     make_identity: Py<PyAny>,
     make_client_context: Py<PyAny>,
     environ: Py<PyAny>,
+    keys: json::Keys,
 }
 
 /// A response body held without a copy where Python allows it.
@@ -185,6 +186,7 @@ fn serve(
         make_identity,
         make_client_context,
         environ: py.import("os")?.getattr("environ")?.unbind(),
+        keys: json::Keys::default(),
     };
     let mut rt = Runtime::from_env().map_err(|e| api_error(&e))?;
     let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
@@ -233,7 +235,7 @@ fn invoke(
     let event = if h.raw {
         PyBytes::new(py, &inv.body).into_any()
     } else {
-        match json::loads(py, &inv.body) {
+        match json::loads(py, &inv.body, &h.keys) {
             Ok(ev) => ev,
             Err(msg) => {
                 let e = PyValueError::new_err(msg);
