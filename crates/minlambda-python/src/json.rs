@@ -73,7 +73,8 @@ impl<'py> GcPause<'py> {
     fn new(py: Python<'py>) -> Option<Self> {
         let gc = py.import("gc").ok()?;
         let enabled = gc.call_method0("isenabled").ok()?.is_truthy().ok()?;
-        (enabled && gc.call_method0("disable").is_ok()).then_some(GcPause(gc))
+        // Lazily: a GcPause made and dropped here would enable the collector.
+        (enabled && gc.call_method0("disable").is_ok()).then(|| GcPause(gc))
     }
 }
 
