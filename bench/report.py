@@ -24,7 +24,7 @@ DESCRIPTIONS = {
     "echo": "Rust, this crate: `examples/echo.rs`",
     "minlambda 0.2.0": "Rust, the 2020 crate from crates.io, echo of `serde_json::Value`",
     "lambda_runtime": "Rust, the official client from crates.io, echo of `serde_json::Value`",
-    PY: "Python, this package: `python -m minlambda echo.handler` (orjson)",
+    PY: "Python, this package: `python -m minlambda echo.handler` (JSON in Rust)",
     "python -m minlambda raw": "Python, this package: `minlambda.run(handler, raw=True)`, bytes in and out",
     "awslambdaric": "Python, the official client from PyPI: `python -m awslambdaric echo.handler`",
     "awslambdaric python3.12": "the same with `AWS_EXECUTION_ENV=AWS_Lambda_python3.12`, as the managed runtime runs it (polls `/next` on a thread)",
