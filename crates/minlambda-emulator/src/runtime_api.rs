@@ -246,6 +246,28 @@ fn reply_body(
     body
 }
 
+/// Reads a claimed reply's body and ends the invocation with `end(body)`, or as too large
+/// past [`MAX_RESPONSE`]; then answers the runtime.
+fn settle(
+    inner: &Arc<Inner>,
+    req: &Request,
+    id: &str,
+    r: &mut BufReader<TcpStream>,
+    w: &mut TcpStream,
+    end: impl FnOnce(Vec<u8>) -> End,
+) -> io::Result<bool> {
+    match reply_body(inner, req, id, r)? {
+        Whole::Body(body) => {
+            finish(inner, id, end(body));
+            accepted(w)
+        }
+        Whole::TooLarge(size, drained) => {
+            finish(inner, id, End::TooLarge(size));
+            too_large(w, drained)
+        }
+    }
+}
+
 /// `POST /invocation/{id}/response`.
 fn response(
     inner: &Arc<Inner>,
@@ -278,16 +300,7 @@ fn response(
     if mode.is_some() {
         return stream(inner, req, id, ct, r, w);
     }
-    match reply_body(inner, req, id, r)? {
-        Whole::Body(body) => {
-            finish(inner, id, End::Response(body, ct));
-            accepted(w)
-        }
-        Whole::TooLarge(size, drained) => {
-            finish(inner, id, End::TooLarge(size));
-            too_large(w, drained)
-        }
-    }
+    settle(inner, req, id, r, w, |body| End::Response(body, ct))
 }
 
 /// A streamed response: each piece goes to the caller as it arrives.
@@ -332,16 +345,9 @@ fn error(
         return Ok(keep);
     }
     let kind = req.header("lambda-runtime-function-error-type");
-    match reply_body(inner, req, id, r)? {
-        Whole::Body(body) => {
-            finish(inner, id, End::FunctionError(error_body(&body, kind)));
-            accepted(w)
-        }
-        Whole::TooLarge(size, drained) => {
-            finish(inner, id, End::TooLarge(size));
-            too_large(w, drained)
-        }
-    }
+    settle(inner, req, id, r, w, |body| {
+        End::FunctionError(error_body(&body, kind))
+    })
 }
 
 /// `POST /init/error`: allowed before the runtime's first `/next`.
